@@ -1,0 +1,97 @@
+"""Backends: one protocol, chosen by argument (``backend="auto"``), never by a global.
+
+A backend turns validated clips into features for a FeatureConfig. Each is
+registered here by name with the package it needs; ``auto`` picks the
+fastest one installed for where the input lives.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, Protocol, Sequence
+
+import numpy as np
+
+from ..config import FeatureConfig
+from ..errors import BackendUnavailable, ParameterError
+
+__all__ = ["Backend", "get_backend", "backend_names", "available_backends", "resolve_backend_name"]
+
+
+class Backend(Protocol):
+    """What every backend provides.
+
+    ``prepare`` builds whatever the backend caches per config (window,
+    filterbank, compiled kernels); ``extract`` computes the features of a
+    list of clips, each a 1-D float array at ``config.sample_rate_hz`` that
+    has already been validated (finite, non-empty, long enough).
+    """
+
+    name: str
+
+    def prepare(self, config: FeatureConfig) -> Any: ...
+
+    def extract(self, prepared: Any, clips: Sequence[np.ndarray]) -> list[np.ndarray]: ...
+
+
+# name -> (module, class name, the package a user installs to get it)
+_REGISTRY: dict[str, tuple[str, str, str]] = {
+    "reference": ("fastmel.backends.reference", "ReferenceBackend", "numpy"),
+}
+# ``auto`` tries these in order on the CPU.
+_AUTO_CPU: tuple[str, ...] = ("reference",)
+
+
+def backend_names() -> list[str]:
+    """Every registered backend name, plus ``auto``."""
+    return ["auto", *_REGISTRY]
+
+
+def resolve_backend_name(name: str) -> str:
+    """The concrete backend ``name`` stands for (``auto`` resolved)."""
+    if name == "auto":
+        for candidate in _AUTO_CPU:
+            if available_backends()[candidate][0]:
+                return candidate
+        return "reference"
+    if name not in _REGISTRY:
+        raise ParameterError(
+            f"backend={name!r} is not one of {', '.join(repr(n) for n in backend_names())}"
+        )
+    return name
+
+
+def get_backend(name: str = "auto", **options: Any) -> Backend:
+    """An instance of backend ``name``.
+
+    Raises
+    ------
+    ParameterError
+        ``name`` is not a backend (the message lists them).
+    BackendUnavailable
+        Its package is missing or its device is absent (the message names it).
+    """
+    resolved = resolve_backend_name(name)
+    module_name, class_name, package = _REGISTRY[resolved]
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise BackendUnavailable(
+            f"backend {resolved!r} needs the package {package!r} ({exc}); install it with "
+            f"`pip install {package}`"
+        ) from exc
+    return getattr(module, class_name)(**options)
+
+
+def available_backends() -> dict[str, tuple[bool, str]]:
+    """For every backend: whether it can run here, and why not if it cannot."""
+    status: dict[str, tuple[bool, str]] = {}
+    for name, (module_name, class_name, package) in _REGISTRY.items():
+        try:
+            module = importlib.import_module(module_name)
+            check = getattr(getattr(module, class_name), "unavailable_reason", None)
+            reason = check() if check is not None else None
+        except ImportError as exc:
+            reason = f"needs {package!r}: {exc}"
+        status[name] = (reason is None, reason or "available")
+    return status
