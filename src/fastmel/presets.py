@@ -259,7 +259,7 @@ def describe_preset(name: str) -> str:
     """The first line of the preset's docstring (what it mirrors)."""
     get_preset(name)
     doc = _PRESETS[name].__doc__ or ""
-    return " ".join(doc.strip().split("\n\n")[0].split())
+    return " ".join(doc.strip().split("\n\n")[0].replace("``", "").split())
 
 
 def resolve_config(*, preset: str | None, config: FeatureConfig | None) -> FeatureConfig:
