@@ -113,7 +113,8 @@ def frame_energy(frames: np.ndarray, floor: float) -> np.ndarray:
     return np.log(np.maximum(np.einsum("tl,tl->t", frames, frames), floor))
 
 
-def process_frames(frames: np.ndarray, config: FeatureConfig) -> tuple[np.ndarray, np.ndarray | None]:
+def process_frames(frames: np.ndarray, config: FeatureConfig, *,
+                   rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """Kaldi's per-frame processing before the window, in Kaldi's order:
     dither, DC removal, raw log energy, pre-emphasis.
 
@@ -122,6 +123,11 @@ def process_frames(frames: np.ndarray, config: FeatureConfig) -> tuple[np.ndarra
     frames : np.ndarray, float, shape ``[T, L]``
         Not modified.
     config : FeatureConfig
+    rng : numpy Generator, optional
+        Source of the dither noise; by default a fresh
+        ``default_rng(dither_seed)``, whose first ``T * L`` normals fill the
+        frames row by row (a stream continues one generator, and so draws the
+        same numbers).
 
     Returns
     -------
@@ -132,7 +138,7 @@ def process_frames(frames: np.ndarray, config: FeatureConfig) -> tuple[np.ndarra
     frame = config.frame
     out = frames.copy()
     if frame.dither > 0:
-        rng = np.random.default_rng(frame.dither_seed)
+        rng = rng if rng is not None else np.random.default_rng(frame.dither_seed)
         out += frame.dither * rng.standard_normal(out.shape)
     if frame.remove_dc_offset:
         out -= out.mean(axis=1, keepdims=True)

@@ -15,7 +15,16 @@ from .mel import filterbank
 from .spectrum import spectrum
 from .windows import frame_window
 
-__all__ = ["Plan", "make_plan", "extract_clip", "fit_frames", "apply_layout", "check_frame_count"]
+__all__ = [
+    "Plan",
+    "make_plan",
+    "extract_clip",
+    "frame_features",
+    "clip_features",
+    "fit_frames",
+    "apply_layout",
+    "check_frame_count",
+]
 
 
 @dataclass(frozen=True)
@@ -77,23 +86,58 @@ def extract_clip(samples: np.ndarray, plan: Plan, *, dtype: np.dtype | type = np
     x = condition_signal(np.asarray(samples, dtype=dtype), config.signal)  # [n']
     check_frame_count(x.shape[0], config)
     frames = frame_signal(x, config.frame, n_fft=config.spectrum.n_fft)  # [T, L]
-    frames, energy = process_frames(frames, config)  # [T, L], [T] or None
+    compressed, energy = frame_features(frames, plan, dtype=dtype)  # [T, M], [T] or None
+    features = clip_features(compressed, energy, config)  # [T, D]
+    features = fit_frames(features, config.output)  # [T', D]
+    features = normalize(features, config.normalize)
+    return apply_layout(features, config.output)
+
+
+def frame_features(frames: np.ndarray, plan: Plan, *, dtype: np.dtype | type = np.float64,
+                   rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """The frame-local stages: per-frame processing, window, spectrum, mel, compression.
+
+    Every output frame depends on its own input frame only, so a stream can
+    compute them a block at a time.
+
+    Parameters
+    ----------
+    frames : np.ndarray, float, shape ``[T, L]``
+        Cut frames (``frame_signal``).
+    plan : Plan
+    dtype : numpy float dtype
+    rng : numpy Generator, optional
+        Dither noise source (see ``process_frames``).
+
+    Returns
+    -------
+    compressed : np.ndarray, ``dtype``, shape ``[T, n_mels]``
+    energy : np.ndarray, shape ``[T]``, or None
+        Kaldi's log frame energy when ``use_energy``.
+    """
+    config = plan.config
+    frames, energy = process_frames(frames, config, rng=rng)  # [T, L], [T] or None
     windowed = frames * plan.window.astype(dtype)  # [T, L]
     if config.use_energy and not config.raw_energy:
         energy = frame_energy(windowed, energy_floor(config))
     power = spectrum(windowed, config.spectrum)  # [T, F]
     energies = power @ plan.filterbank.T.astype(dtype)  # [T, M]
-    features = compress(energies, config.compress)  # [T, M]
-    features = dynamic_range_clamp(features, config.compress.dynamic_range)
+    return compress(energies, config.compress), energy
+
+
+def clip_features(compressed: np.ndarray, energy: np.ndarray | None, config: FeatureConfig) -> np.ndarray:
+    """The clip-level stages: dynamic-range clamp, cepstra, the energy column.
+
+    ``[T, n_mels]`` (and ``[T]``) in, ``[T, n_features]`` out.
+    """
+    features = dynamic_range_clamp(compressed, config.compress.dynamic_range)
     if config.mfcc is not None:
         features = mfcc(features, config.mfcc)  # [T, C]
     if energy is not None:
         column = energy[:, None].astype(features.dtype)
         pieces = (column, features) if config.energy_position == "first" else (features, column)
         features = np.concatenate(pieces, axis=1)  # [T, D]
-    features = fit_frames(features, config.output)  # [T', D]
-    features = normalize(features, config.normalize)
-    return apply_layout(features, config.output)
+    return features
 
 
 def fit_frames(features: np.ndarray, output: OutputConfig) -> np.ndarray:
