@@ -23,6 +23,7 @@ from .config import (
 from .errors import AudioError, AudioFileNotFound, BackendUnavailable, FastmelError, ModelError, ParameterError
 from .extractor import Extractor, extract
 from .presets import describe_preset, get_preset, preset_names
+from .stream import StreamingExtractor
 
 __version__ = "0.1.0"
 
@@ -43,6 +44,7 @@ __all__ = [
     "ParameterError",
     "SignalConfig",
     "SpectrumConfig",
+    "StreamingExtractor",
     "WindowConfig",
     "__version__",
     "available_backends",

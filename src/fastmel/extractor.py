@@ -9,6 +9,7 @@ import numpy as np
 from .arrays import as_batch, to_caller
 from .audio import resample as _resample
 from .backends import get_backend, resolve_backend_name
+from .backends.device import is_device_resident
 from .config import FeatureConfig
 from .errors import AudioError, ParameterError
 from .presets import get_preset, resolve_config
@@ -48,8 +49,11 @@ class Extractor:
                                         or num_threads < 1):
             raise ParameterError(f"num_threads={num_threads!r} is not None or an integer >= 1")
         self.backend_name = resolve_backend_name(backend)
+        self._auto = backend == "auto"
+        self._num_threads = num_threads
         self._backend = get_backend(self.backend_name, num_threads=num_threads)
         self._prepared = self._backend.prepare(self.config)
+        self._gpu: tuple[Any, Any] | None = None  # (backend, prepared), built on first device input
 
     def __repr__(self) -> str:
         return f"Extractor(sample_rate_hz={self.config.sample_rate_hz}, backend={self.backend_name!r})"
@@ -109,6 +113,8 @@ class Extractor:
             Empty, non-finite, non-float, wrongly shaped audio, a clip too short
             for one frame, or a sample-rate mismatch.
         """
+        if self.backend_name == "cupy" or (self._auto and is_device_resident(audio)):
+            return self._on_device(audio, sample_rate=sample_rate, resample=resample)
         batch = as_batch(audio)
         clips = [self._at_rate(c, sample_rate, resample) for c in batch.clips]
         for i, clip in enumerate(clips):
@@ -118,6 +124,22 @@ class Extractor:
         dtype = np.dtype(self.config.output.dtype)
         results = [r if r.dtype == dtype else r.astype(dtype) for r in results]
         return to_caller(results, batch)
+
+    def _on_device(self, audio: Any, *, sample_rate: int, resample: bool) -> Any:
+        """The GPU path: input stays where it is, results come back in its framework."""
+        if sample_rate != self.config.sample_rate_hz:
+            raise AudioError(
+                f"audio at sample_rate={sample_rate} Hz does not match the config's "
+                f"{self.config.sample_rate_hz} Hz; the GPU path does not resample: resample on "
+                f"the host first (fastmel.load(path, sample_rate={self.config.sample_rate_hz}))")
+        if self.backend_name == "cupy":
+            backend, prepared = self._backend, self._prepared
+        else:
+            if self._gpu is None:
+                gpu = get_backend("cupy", num_threads=self._num_threads)
+                self._gpu = (gpu, gpu.prepare(self.config))
+            backend, prepared = self._gpu
+        return backend.extract_any(prepared, audio)
 
     def _conditioned_length(self, n: int) -> int:
         target = self.config.signal.n_samples

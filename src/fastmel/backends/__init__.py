@@ -37,6 +37,7 @@ class Backend(Protocol):
 # name -> (module, class name, the package a user installs to get it)
 _REGISTRY: dict[str, tuple[str, str, str]] = {
     "reference": ("fastmel.backends.reference", "ReferenceBackend", "numpy"),
+    "cupy": ("fastmel.backends.cupy_", "CupyBackend", "cupy-cuda12x"),
 }
 # ``auto`` tries these in order on the CPU.
 _AUTO_CPU: tuple[str, ...] = ("reference",)
@@ -80,7 +81,12 @@ def get_backend(name: str = "auto", **options: Any) -> Backend:
             f"backend {resolved!r} needs the package {package!r} ({exc}); install it with "
             f"`pip install {package}`"
         ) from exc
-    return getattr(module, class_name)(**options)
+    cls = getattr(module, class_name)
+    check = getattr(cls, "unavailable_reason", None)
+    reason = check() if check is not None else None
+    if reason is not None:
+        raise BackendUnavailable(f"backend {resolved!r} cannot run here: {reason}")
+    return cls(**options)
 
 
 def available_backends() -> dict[str, tuple[bool, str]]:
