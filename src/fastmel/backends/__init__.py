@@ -37,10 +37,12 @@ class Backend(Protocol):
 # name -> (module, class name, the package a user installs to get it)
 _REGISTRY: dict[str, tuple[str, str, str]] = {
     "reference": ("fastmel.backends.reference", "ReferenceBackend", "numpy"),
+    "numpy": ("fastmel.backends.numpy_", "NumpyBackend", "numpy"),
+    "numba": ("fastmel.backends.numba_", "NumbaBackend", "numba"),
     "cupy": ("fastmel.backends.cupy_", "CupyBackend", "cupy-cuda12x"),
 }
 # ``auto`` tries these in order on the CPU.
-_AUTO_CPU: tuple[str, ...] = ("reference",)
+_AUTO_CPU: tuple[str, ...] = ("numba", "numpy", "reference")
 
 
 def backend_names() -> list[str]:
