@@ -131,7 +131,7 @@ def attention(
     out_bias: Any,
     n_heads: int,
     n_queries: int | None = None,
-    clips_per_step: int = 1,
+    heads_per_step: int | None = None,
 ) -> Any:
     """Multi-head self-attention, softmax in float32.
 
@@ -151,8 +151,10 @@ def attention(
     n_queries : int, optional
         Attend from the first ``n_queries`` tokens only (keys and values still
         use all ``n``); None means all tokens.
-    clips_per_step : int
-        Clips whose [heads, n, n] score matrices are held at once.
+    heads_per_step : int, optional
+        Heads whose [batch, heads, n_queries, n] float32 scores are held at once;
+        None means all. One head of a 1214-token clip is 5.9 MB, small enough
+        for the allocator to recycle instead of mapping fresh pages each time.
 
     Returns
     -------
@@ -162,18 +164,22 @@ def attention(
     batch, n, d = x.shape
     head_dim = d // n_heads
     n_q = n if n_queries is None else n_queries
+    step = n_heads if heads_per_step is None else heads_per_step
     qkv = linear(x.reshape(batch * n, d), weight=qkv_weight, bias=qkv_bias)  # [b*n, 3d]
     qkv = qkv.reshape(batch, n, 3, n_heads, head_dim)  # [b, n, 3, h, dh]
     context = xp.empty((batch, n_q, n_heads, head_dim), dtype=x.dtype)  # [b, n_q, h, dh]
-    for start in range(0, batch, clips_per_step):
-        clips = slice(start, start + clips_per_step)
-        q = qkv[clips, :n_q, 0].transpose(0, 2, 1, 3)  # [c, h, n_q, dh]
-        k = qkv[clips, :, 1].transpose(0, 2, 3, 1)  # [c, h, dh, n]
-        v = qkv[clips, :, 2].transpose(0, 2, 1, 3)  # [c, h, n, dh]
-        scores = xp.matmul(q, k).astype(xp.float32, copy=False)  # [c, h, n_q, n]
-        row_sums = _exp_shifted_(scores)  # [c, h, n_q, 1]
-        ctx = context[clips].transpose(0, 2, 1, 3)  # [c, h, n_q, dh] view into context
-        xp.matmul(scores.astype(x.dtype, copy=False), v, out=ctx)  # [c, h, n_q, n] @ [c, h, n, dh]
+    scores = xp.empty((batch, min(step, n_heads), n_q, n), dtype=x.dtype)  # [b, s, n_q, n]
+    for start in range(0, n_heads, step):
+        heads = slice(start, min(start + step, n_heads))
+        s = scores[:, : heads.stop - heads.start]  # [b, s, n_q, n]
+        q = qkv[:, :n_q, 0, heads].transpose(0, 2, 1, 3)  # [b, s, n_q, dh]
+        k = qkv[:, :, 1, heads].transpose(0, 2, 3, 1)  # [b, s, dh, n]
+        v = qkv[:, :, 2, heads].transpose(0, 2, 1, 3)  # [b, s, n, dh]
+        xp.matmul(q, k, out=s)  # [b, s, n_q, n]
+        weights = s.astype(xp.float32, copy=False)  # [b, s, n_q, n], float32 for the softmax
+        row_sums = _exp_shifted_(weights)  # [b, s, n_q, 1]
+        ctx = context[:, :, heads].transpose(0, 2, 1, 3)  # [b, s, n_q, dh] view into context
+        xp.matmul(weights.astype(x.dtype, copy=False), v, out=ctx)  # [b, s, n_q, n] @ [b, s, n, dh]
         ctx /= row_sums.astype(x.dtype, copy=False)  # normalise the [.., dh] rows, not the [.., n] ones
     context = context.reshape(batch * n_q, d)  # [b*n_q, h*dh]
     y = linear(context, weight=out_weight, bias=out_bias)  # [b*n_q, d]
