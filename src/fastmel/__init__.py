@@ -22,6 +22,9 @@ from .config import (
 )
 from .errors import AudioError, AudioFileNotFound, BackendUnavailable, FastmelError, ModelError, ParameterError
 from .extractor import Extractor, extract
+
+# `fastmel.convert` is the function; its package stays importable as `fastmel.convert.*`.
+from .convert import convert, open_features  # noqa: E402  (after the names it uses)
 from .presets import describe_preset, get_preset, preset_names
 from .stream import StreamingExtractor
 
@@ -49,10 +52,12 @@ __all__ = [
     "__version__",
     "available_backends",
     "backend_names",
+    "convert",
     "describe_preset",
     "extract",
     "get_preset",
     "load",
+    "open_features",
     "preset_names",
     "resample",
 ]
