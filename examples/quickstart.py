@@ -65,15 +65,12 @@ def main() -> None:
     subprocess.run(["fastmel", "extract", *map(str, paths), "--preset", "ast", "-o", str(out)], check=True)
     print(f"fastmel extract wrote {out}: {sorted(np.load(out).files)}")
 
-    try:
-        from fastmel.convert import convert, open_features
-    except ImportError as exc:
-        print(f"skipping fastmel convert ({exc}); pip install 'fastmel[convert]'")
-        return
     dest = args.out / "features"
-    convert(args.out / "audio", dest, preset="ast")
-    store = open_features(dest)
-    print(f"fastmel convert wrote {len(store)} clips to {dest}")
+    summary = fastmel.convert(source=args.out / "audio", dest=dest, preset="ast", format="hdf5", quiet=True)
+    store = fastmel.open_features(dest)
+    first = store[0]
+    print(summary)
+    print(f"open_features: {len(store)} clips; {first.id}: {first.features.shape} {first.features.dtype}")
 
 
 if __name__ == "__main__":
