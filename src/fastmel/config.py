@@ -24,6 +24,7 @@ The stages, in order::
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import types
 import typing
@@ -520,7 +521,7 @@ def _from_dict(cls: type, data: Any, where: str) -> Any:
     unknown = sorted(set(data) - names)
     if unknown:
         raise ParameterError(f"{where} has unknown keys {unknown}; expected some of {sorted(names)}")
-    hints = typing.get_type_hints(cls)
+    hints = _type_hints(cls)
     kwargs = {}
     for name, value in data.items():
         stage = _stage_type(hints[name])
@@ -528,6 +529,12 @@ def _from_dict(cls: type, data: Any, where: str) -> Any:
             value = _from_dict(stage, value, f"{where}.{name}")
         kwargs[name] = value
     return cls(**kwargs)
+
+
+@functools.cache
+def _type_hints(cls: type) -> dict[str, Any]:
+    """``typing.get_type_hints`` of a config class (resolving them is slow; classes do not change)."""
+    return typing.get_type_hints(cls)
 
 
 def _stage_type(hint: Any) -> type | None:

@@ -12,7 +12,8 @@ the on-disk cache stays valid.
 
 A real ``n_fft``-point frame (``n_fft`` even) is transformed as an
 ``n_fft / 2``-point complex sequence ``z[n] = x[2n] + i x[2n + 1]``
-(Stockham autosort, radix 4, 2, then any odd radix), and the power
+(Stockham autosort, radix 4, 2, then 3 and 5 with their own butterflies
+and any other odd radix by its DFT matrix), and the power
 spectrum of the real frame is recovered from ``Z`` in :func:`real_power`.
 Odd ``n_fft`` uses a full ``n_fft``-point complex transform.
 
@@ -97,7 +98,7 @@ def make_fft_plan(n_fft: int) -> FftPlan:
         tw_re.extend(np.cos(angle))
         tw_im.extend(np.sin(angle))
         dft_offsets.append(len(dft_re))
-        if p not in (1, 2, 4):
+        if p not in (1, 2, 3, 4, 5):
             r, q = np.meshgrid(np.arange(p), np.arange(p), indexing="ij")
             angle = -2.0 * np.pi * ((r * q) % p).ravel() / p
             dft_re.extend(np.cos(angle))
@@ -169,6 +170,71 @@ def _stage2(xr, xi, yr, yi, n, s, twr, twi, off):
                 yr[o1 + t] = ur * wr - ui * wi; yi[o1 + t] = ur * wi + ui * wr
 
 
+_C5_1 = float(np.cos(2 * np.pi / 5)); _C5_2 = float(np.cos(4 * np.pi / 5))
+_S5_1 = float(np.sin(2 * np.pi / 5)); _S5_2 = float(np.sin(4 * np.pi / 5))
+_S3 = float(np.sin(2 * np.pi / 3))
+
+
+@njit(cache=True, boundscheck=False, nogil=True)
+def _stage5(xr, xi, yr, yi, n, s, twr, twi, off):
+    """Radix 5 with the symmetric butterfly: ``b = a1 + a4, a2 + a3``,
+    ``d = a1 - a4, a2 - a3``; ``y1, y4 = a0 + c1 b1 + c2 b2 -/+ i (s1 d1 + s2 d2)``,
+    ``y2, y3 = a0 + c2 b1 + c1 b2 -/+ i (s2 d1 - s1 d2)``."""
+    m = n // 5
+    c1 = _C5_1; c2 = _C5_2; s1 = _S5_1; s2 = _S5_2
+    for j in range(m):
+        o = off + 5 * j
+        w1r = twr[o + 1]; w1i = twi[o + 1]; w2r = twr[o + 2]; w2i = twi[o + 2]
+        w3r = twr[o + 3]; w3i = twi[o + 3]; w4r = twr[o + 4]; w4i = twi[o + 4]
+        for q in range(s):
+            i0 = _nn((q + s * j) * LANES); i1 = _nn(i0 + s * m * LANES); i2 = _nn(i1 + s * m * LANES)
+            i3 = _nn(i2 + s * m * LANES); i4 = _nn(i3 + s * m * LANES)
+            o0 = _nn((q + s * 5 * j) * LANES); o1 = _nn(o0 + s * LANES); o2 = _nn(o1 + s * LANES)
+            o3 = _nn(o2 + s * LANES); o4 = _nn(o3 + s * LANES)
+            for t in range(LANES):
+                a0r = xr[i0 + t]; a0i = xi[i0 + t]
+                b1r = xr[i1 + t] + xr[i4 + t]; b1i = xi[i1 + t] + xi[i4 + t]
+                d1r = xr[i1 + t] - xr[i4 + t]; d1i = xi[i1 + t] - xi[i4 + t]
+                b2r = xr[i2 + t] + xr[i3 + t]; b2i = xi[i2 + t] + xi[i3 + t]
+                d2r = xr[i2 + t] - xr[i3 + t]; d2i = xi[i2 + t] - xi[i3 + t]
+                yr[o0 + t] = a0r + b1r + b2r; yi[o0 + t] = a0i + b1i + b2i
+                t1r = a0r + c1 * b1r + c2 * b2r; t1i = a0i + c1 * b1i + c2 * b2i
+                t2r = a0r + c2 * b1r + c1 * b2r; t2i = a0i + c2 * b1i + c1 * b2i
+                u1r = s1 * d1r + s2 * d2r; u1i = s1 * d1i + s2 * d2i
+                u2r = s2 * d1r - s1 * d2r; u2i = s2 * d1i - s1 * d2i
+                vr = t1r + u1i; vi = t1i - u1r  # y1 = t1 - i u1
+                yr[o1 + t] = vr * w1r - vi * w1i; yi[o1 + t] = vr * w1i + vi * w1r
+                vr = t2r + u2i; vi = t2i - u2r  # y2 = t2 - i u2
+                yr[o2 + t] = vr * w2r - vi * w2i; yi[o2 + t] = vr * w2i + vi * w2r
+                vr = t2r - u2i; vi = t2i + u2r  # y3 = t2 + i u2
+                yr[o3 + t] = vr * w3r - vi * w3i; yi[o3 + t] = vr * w3i + vi * w3r
+                vr = t1r - u1i; vi = t1i + u1r  # y4 = t1 + i u1
+                yr[o4 + t] = vr * w4r - vi * w4i; yi[o4 + t] = vr * w4i + vi * w4r
+
+
+@njit(cache=True, boundscheck=False, nogil=True)
+def _stage3(xr, xi, yr, yi, n, s, twr, twi, off):
+    """Radix 3: ``y1, y2 = a0 - (a1 + a2) / 2 -/+ i sin(2 pi / 3) (a1 - a2)``."""
+    m = n // 3
+    s3 = _S3
+    for j in range(m):
+        o = off + 3 * j
+        w1r = twr[o + 1]; w1i = twi[o + 1]; w2r = twr[o + 2]; w2i = twi[o + 2]
+        for q in range(s):
+            i0 = _nn((q + s * j) * LANES); i1 = _nn(i0 + s * m * LANES); i2 = _nn(i1 + s * m * LANES)
+            o0 = _nn((q + s * 3 * j) * LANES); o1 = _nn(o0 + s * LANES); o2 = _nn(o1 + s * LANES)
+            for t in range(LANES):
+                a0r = xr[i0 + t]; a0i = xi[i0 + t]
+                br = xr[i1 + t] + xr[i2 + t]; bi = xi[i1 + t] + xi[i2 + t]
+                dr = (xr[i1 + t] - xr[i2 + t]) * s3; di = (xi[i1 + t] - xi[i2 + t]) * s3
+                yr[o0 + t] = a0r + br; yi[o0 + t] = a0i + bi
+                tr = a0r - 0.5 * br; ti = a0i - 0.5 * bi
+                vr = tr + di; vi = ti - dr  # y1 = t - i d
+                yr[o1 + t] = vr * w1r - vi * w1i; yi[o1 + t] = vr * w1i + vi * w1r
+                vr = tr - di; vi = ti + dr  # y2 = t + i d
+                yr[o2 + t] = vr * w2r - vi * w2i; yi[o2 + t] = vr * w2i + vi * w2r
+
+
 @njit(cache=True, boundscheck=False, nogil=True)
 def _stage_odd(xr, xi, yr, yi, n, s, p, twr, twi, off, dr_, di_, doff, accr, acci):
     m = n // p
@@ -211,6 +277,10 @@ def complex_fft(xr, xi, yr, yi, size, radices, offsets, twr, twi, dr_, di_, doff
             _stage4(ar, ai, br, bi, n, s, twr, twi, offsets[i])
         elif p == 2:
             _stage2(ar, ai, br, bi, n, s, twr, twi, offsets[i])
+        elif p == 5:
+            _stage5(ar, ai, br, bi, n, s, twr, twi, offsets[i])
+        elif p == 3:
+            _stage3(ar, ai, br, bi, n, s, twr, twi, offsets[i])
         else:
             _stage_odd(ar, ai, br, bi, n, s, p, twr, twi, offsets[i], dr_, di_, doffs[i], accr, acci)
         n //= p
