@@ -122,7 +122,9 @@ def _peer_runner(peer: str, preset: str, clips: list[np.ndarray], threads: int) 
         opts.frame_opts.dither = 0.0
         opts.frame_opts.window_type = "hanning" if config.window.kind == "hann" else config.window.kind
         opts.mel_opts.num_bins = config.mel.n_mels
-        opts.mel_opts.low_freq = 0.0 if config.mel.n_mels > 100 else config.mel.fmin_hz  # refuses 20 Hz at 128
+        # kaldi-native-fbank refuses a bank with an empty band (128 bins from 20 Hz, AST's and
+        # BEATs'); from 30 Hz it accepts 128 bins, at the same cost per frame.
+        opts.mel_opts.low_freq = 30.0 if config.mel.n_mels > 100 else config.mel.fmin_hz
 
         def run() -> list[np.ndarray]:
             out = []

@@ -14,8 +14,8 @@ Checkpoints in the legacy ViT layout (``encoder.layer.N.attention.attention.quer
 which the MIT/ast-* hub checkpoints use and transformers 5's save_pretrained still
 writes, are renamed on reading; a raw ``state_dict()`` needs no renaming.
 
-safetensors files are read with the safetensors package's lazy reader, one
-tensor at a time, so the peak is one copy of the weights plus one tensor.
+safetensors files are read with plain file reads straight into their final
+NumPy arrays (see ``read_safetensors`` for why not the safetensors package).
 Nothing here touches the network at import time; a hub id is resolved only
 when asked, through huggingface_hub's own cache.
 """
@@ -24,12 +24,13 @@ from __future__ import annotations
 
 import json
 import re
+import struct
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from fastmel.errors import BackendUnavailable, ModelError
+from fastmel.errors import ModelError
 
 __all__ = ["resolve_model_dir", "read_config", "read_state_dict", "read_safetensors", "nest_params"]
 
@@ -159,10 +160,15 @@ def read_state_dict(model_dir: Path) -> dict[str, np.ndarray]:
 
 
 def read_safetensors(path: Path) -> dict[str, np.ndarray]:
-    """Read every tensor of a ``.safetensors`` file into NumPy arrays, one at a time.
+    """Read every tensor of a ``.safetensors`` file into NumPy arrays (one copy, no mmap).
 
-    Uses the ``safetensors`` package's lazy reader, so the peak is the weights
-    plus one tensor.
+    The format is an 8-byte little-endian header length, a JSON header
+    (dtype, shape, byte offsets of each tensor), then raw little-endian
+    tensors. It is read here with plain file reads straight into the final
+    arrays, not with the safetensors package: its reader memory-maps the
+    file, and the mapped pages it touches count against the process beside
+    the copies, 2.0x the weights at peak where this reader needs 1.45x
+    (``benchmarks/bench_ast_model.py`` measures it).
 
     Returns
     -------
@@ -172,27 +178,50 @@ def read_safetensors(path: Path) -> dict[str, np.ndarray]:
     Raises
     ------
     ModelError
-        For a truncated or malformed file, or a dtype NumPy cannot hold
-        (bfloat16 checkpoints: convert them to float32 or float16 first).
-    BackendUnavailable
-        When the ``safetensors`` package is missing.
+        For a truncated or malformed file, or a dtype NumPy cannot hold.
     """
-    try:
-        from safetensors import safe_open
-    except ImportError as exc:
-        raise BackendUnavailable(
-            f"reading {str(path)!r} needs the package 'safetensors'; install it with "
-            "`pip install safetensors` (or fastmel[models])"
-        ) from exc
     tensors: dict[str, np.ndarray] = {}
-    try:
-        with safe_open(str(path), framework="numpy") as f:
-            for key in f.keys():
-                array = f.get_tensor(key)
-                tensors[key] = array.astype(np.float32) if array.dtype.kind == "f" and array.dtype != np.float32 else array
-    except Exception as exc:  # SafetensorError, TypeError for dtypes numpy lacks
-        raise ModelError(f"{str(path)!r} cannot be read as safetensors: {exc}") from exc
+    with open(path, "rb") as f:
+        head = f.read(8)
+        if len(head) != 8:
+            raise ModelError(f"{str(path)!r} is not a safetensors file: shorter than its 8-byte header length")
+        (header_len,) = struct.unpack("<Q", head)
+        try:
+            header = json.loads(f.read(header_len))
+        except ValueError as exc:
+            raise ModelError(f"{str(path)!r} has a malformed safetensors header: {exc}") from exc
+        data_start = 8 + header_len
+        for key, info in header.items():
+            if key == "__metadata__":
+                continue
+            tensors[key] = _read_tensor(f, path=path, key=key, info=info, data_start=data_start)
     return tensors
+
+
+# safetensors dtype codes -> NumPy dtypes (bfloat16 is read as its uint16 bits).
+SAFETENSORS_DTYPES = {
+    "F64": "<f8", "F32": "<f4", "F16": "<f2", "BF16": "<u2",
+    "I64": "<i8", "I32": "<i4", "I16": "<i2", "I8": "i1", "U8": "u1", "BOOL": "?",
+}
+
+
+def _read_tensor(f: Any, *, path: Path, key: str, info: dict[str, Any], data_start: int) -> np.ndarray:
+    """Read one tensor described by a safetensors header entry."""
+    code = info.get("dtype")
+    if code not in SAFETENSORS_DTYPES:
+        raise ModelError(f"{str(path)!r}: tensor {key!r} has dtype {code!r}; expected one of {list(SAFETENSORS_DTYPES)}")
+    begin, end = info["data_offsets"]
+    array = np.empty(info["shape"], dtype=SAFETENSORS_DTYPES[code])
+    if array.nbytes != end - begin:
+        raise ModelError(f"{str(path)!r}: tensor {key!r} spans {end - begin} bytes; its shape needs {array.nbytes}")
+    f.seek(data_start + begin)
+    if f.readinto(memoryview(array.reshape(-1)).cast("B")) != array.nbytes:
+        raise ModelError(f"{str(path)!r} is truncated: tensor {key!r} ends past the end of the file")
+    if code == "BF16":
+        return (array.astype("<u4") << 16).view("<f4")  # bfloat16 is the top half of a float32
+    if array.dtype.kind == "f" and array.dtype != np.float32:
+        return array.astype(np.float32)
+    return array
 
 
 def _torch_available() -> bool:
