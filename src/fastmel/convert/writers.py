@@ -101,6 +101,19 @@ def npy_bytes(features: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
+def npy_header(features: np.ndarray) -> bytes:
+    """The ``.npy`` header (format 1.0 or later, as ``np.save`` writes) of a C-contiguous array."""
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, np.lib.format.header_data_from_array_1_0(features)) \
+        if _fits_v1(features) else np.lib.format.write_array_header_2_0(
+            buf, np.lib.format.header_data_from_array_1_0(features))
+    return buf.getvalue()
+
+
+def _fits_v1(features: np.ndarray) -> bool:
+    return len(repr(np.lib.format.header_data_from_array_1_0(features))) < 65000
+
+
 def _tmp_name(path: Path) -> Path:
     return path.with_name(f".{path.name}{TMP_MARK}-{os.getpid()}")
 
@@ -115,15 +128,19 @@ class NpyWriter:
     def add(self, item: Item, features: np.ndarray, info: dict[str, Any]) -> dict[str, Any]:
         rel = safe_relpath(item.id) + ".npy"
         path = self.dest / rel
-        data = npy_bytes(features)
+        features = np.ascontiguousarray(features)
+        header = npy_header(features)
+        body = memoryview(features).cast("B")  # no copy of the features
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = _tmp_name(path)
         with open(tmp, "wb") as f:
-            f.write(data)
+            f.write(header)
+            f.write(body)
         os.replace(tmp, path)
-        self._sizes[item.id] = len(data)
-        return {"file": rel, "key": None, "offset": None, "nbytes": len(data),
-                "crc32": zlib.crc32(data), "file_bytes": len(data)}
+        size = len(header) + body.nbytes
+        self._sizes[item.id] = size
+        return {"file": rel, "key": None, "offset": None, "nbytes": size,
+                "crc32": zlib.crc32(body, zlib.crc32(header)), "file_bytes": size}
 
     def seal(self) -> dict[str, int]:
         return dict(self._sizes)
