@@ -173,8 +173,8 @@ def _frames_to_lanes(x, start0, hop, n_here, length, size, scale, window, scaled
 
 
 @njit(cache=True, nogil=True, boundscheck=False)
-def _log_block(vals, mant, mant_bits, count):
-    """``vals[:count] = ln(vals[:count])`` for normal positive float32,
+def _log_block(vals, mant, mant_bits, count, cs, cb):
+    """``vals[:count] = ln(vals[:count]) * cs + cb`` for normal positive float32,
     branch-free so LLVM vectorises it (Cephes logf polynomial, ~1 ulp).
     ``mant`` / ``mant_bits``: float32 scratch and its int32 view."""
     vbits = vals.view(np.int32)
@@ -202,7 +202,7 @@ def _log_block(vals, mant, mant_bits, count):
         y = y * f * z
         y += e * _LN2_LO
         y += np.float32(-0.5) * z
-        vals[i] = f + y + e * _LN2_HI
+        vals[i] = (f + y + e * _LN2_HI) * cs + cb
 
 
 @njit(cache=True, nogil=True, boundscheck=False)
@@ -252,32 +252,48 @@ def _block(x, n_valid, n_total, first_start, hop, frame_mode, scale, t0, n_here,
         half_exp = power_exp / 2.0
         for i in range(n_bins * LANES):
             pw[i] = np.float32(np.float64(pw[i]) ** half_exp)
-    # sparse mel product: band m touches bins mel_start[m] .. mel_stop[m]
+    # sparse mel product: band m touches bins mel_start[m] .. mel_stop[m];
+    # four bins per pass over the band's accumulator (same summation order as
+    # one bin at a time), the log floor applied as the band is finished
     n_mels = mel_start.shape[0]
+    fl = np.float32(floor)
     for m in range(n_mels):
         base = _nn(m * LANES)
         for t in range(LANES):
             melb[base + t] = 0.0
-        w_at = mel_woff[m]
-        for k in range(mel_start[m], mel_stop[m]):
-            w = mel_w[w_at + k - mel_start[m]]
+        w_at = mel_woff[m] - mel_start[m]
+        k = mel_start[m]
+        stop = mel_stop[m]
+        while k + 4 <= stop:
+            w0 = mel_w[w_at + k]; w1 = mel_w[w_at + k + 1]
+            w2 = mel_w[w_at + k + 2]; w3 = mel_w[w_at + k + 3]
+            k0 = _nn(k * LANES); k1 = _nn(k0 + LANES); k2 = _nn(k1 + LANES); k3 = _nn(k2 + LANES)
+            for t in range(LANES):
+                v = melb[base + t]
+                v += w0 * pw[k0 + t]
+                v += w1 * pw[k1 + t]
+                v += w2 * pw[k2 + t]
+                v += w3 * pw[k3 + t]
+                melb[base + t] = v
+            k += 4
+        while k < stop:
+            w = mel_w[w_at + k]
             kb = _nn(k * LANES)
             for t in range(LANES):
                 melb[base + t] += w * pw[kb + t]
+            k += 1
+        if log_mode != 0:
+            for t in range(LANES):
+                melb[base + t] = max(melb[base + t], fl)
     count = n_mels * LANES
     if log_mode != 0:
-        fl = np.float32(floor)
-        for i in range(count):
-            melb[i] = max(melb[i], fl)
-        if log_mode == 1:
-            _log_block(melb, mant, mant_bits, count)
-        else:
-            for i in range(count):
-                melb[i] = np.float32(math.log(melb[i]))
         cs = np.float32(c_scale)
         cb = np.float32(c_bias)
-        for i in range(count):
-            melb[i] = melb[i] * cs + cb
+        if log_mode == 1:
+            _log_block(melb, mant, mant_bits, count, cs, cb)
+        else:
+            for i in range(count):
+                melb[i] = np.float32(math.log(melb[i])) * cs + cb
     _store(melb, n_mels, dct, a_scale, a_bias, mel_col, energy_col, energies, t0, n_here, out, st, sd, acc32)
 
 
