@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from _xp_parity import assert_parity, make_clips
-from fastmel.backends._batch import batch_geometry, fold_index
+from fastmel.backends._batch import batch_geometry
+from fastmel.reference.framing import fold_index
 from fastmel.backends.xp_pipeline import (
     cast_output, concat_clips, extract_batch, make_xp_plan, split_clips,
 )

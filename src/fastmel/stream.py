@@ -18,9 +18,10 @@ from .arrays import check_clip
 from .config import FeatureConfig
 from .errors import AudioError, ParameterError
 from .presets import get_preset
-from .reference.framing import frame_signal, n_frames
-from .reference.pipeline import apply_layout, clip_features, frame_features, make_plan
+from .reference.framing import edge_mode, fold_index, frame_offset, n_frames
 from .reference.compress import normalize
+from .reference.pipeline import apply_layout, clip_features, frame_features, make_plan
+from .reference.windows import frame_length
 
 __all__ = ["StreamingExtractor"]
 
@@ -85,17 +86,12 @@ class StreamingExtractor:
 
     def _frame_start(self, t: int | np.ndarray) -> Any:
         """First sample of frame ``t`` in the signal (negative: in the left padding)."""
-        frame, n_fft = self.config.frame, self.config.spectrum.n_fft
-        if frame.center:
-            return t * frame.hop_length - n_fft // 2
-        if frame.snip_edges:
-            return t * frame.hop_length
-        return t * frame.hop_length + frame.hop_length // 2 - frame.win_length // 2
+        frame = self.config.frame
+        return t * frame.hop_length + frame_offset(frame, n_fft=self.config.spectrum.n_fft)
 
     @property
     def _frame_length(self) -> int:
-        frame = self.config.frame
-        return self.config.spectrum.n_fft if frame.center else frame.win_length
+        return frame_length(self.config.frame, self.config.spectrum)
 
     def _ready_frames(self) -> int:
         """Frames whose samples have all arrived and need no right-edge padding."""
@@ -157,12 +153,7 @@ class StreamingExtractor:
         if upto == first:
             empty = np.zeros((0, self.config.mel.n_mels), self._dtype)
             return self._finish_features(empty, np.zeros(0, self._dtype) if self.config.use_energy else None)
-        if self._total <= self._frame_length:
-            # A signal shorter than a frame (nothing emitted yet, nothing dropped):
-            # its padding may reflect more than once, so frame it as offline does.
-            frames = frame_signal(self._buffer, self.config.frame, n_fft=self.config.spectrum.n_fft)[first:upto]
-        else:
-            frames = self._gather(first, upto)
+        frames = self._gather(first, upto)
         compressed, energy = frame_features(frames, self._plan, dtype=self._dtype, rng=self._rng)
         self._next = upto
         keep_from = max(0, int(self._frame_start(upto)))  # samples before it are done with
@@ -176,19 +167,10 @@ class StreamingExtractor:
         frame, n = self.config.frame, self._total
         starts = self._frame_start(np.arange(first, upto))  # [k]
         index = starts[:, None] + np.arange(self._frame_length)[None, :]  # [k, L]
-        inside = (index >= 0) & (index < n)
-        mode = frame.pad_mode if frame.center else "symmetric"  # Kaldi mirrors its edges
-        if mode == "reflect":
-            index = np.abs(index)
-            index = np.where(index >= n, 2 * (n - 1) - index, index)
-        elif mode == "symmetric":
-            index = np.where(index < 0, -index - 1, index)
-            index = np.where(index >= n, 2 * n - 1 - index, index)
-        else:  # edge, and constant (whose outside samples are zeroed below)
-            index = np.clip(index, 0, n - 1)
-        frames = self._buffer[index - self._base]  # [k, L]
-        if mode == "constant":
-            frames = np.where(inside, frames, 0.0)
+        index = fold_index(index, n, edge_mode(frame))  # [k, L], -1 for a padding zero
+        frames = self._buffer[np.maximum(index - self._base, 0)]  # [k, L]; padding zeros set below
+        if (index < 0).any():
+            frames = np.where(index >= 0, frames, 0.0)
         return frames
 
     def _finish_features(self, compressed: np.ndarray, energy: np.ndarray | None) -> np.ndarray:

@@ -17,11 +17,11 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..config import FeatureConfig
+from ..reference.framing import edge_mode, fold_index, frame_offset
 from ..reference.framing import n_frames as _n_frames
 from ..reference.windows import frame_length
 
-__all__ = ["FOLD_MODES", "BatchGeometry", "batch_geometry", "fold_index", "frame_shift",
-           "fold_mode", "sample_index", "clip_of_frame"]
+__all__ = ["FOLD_MODES", "BatchGeometry", "batch_geometry", "sample_index", "clip_of_frame"]
 
 #: Codes of the ways a position outside ``[0, n)`` is folded back (shared with CUDA).
 FOLD_MODES = {"constant": 0, "reflect": 1, "edge": 2, "symmetric": 3}
@@ -111,57 +111,6 @@ def batch_geometry(lengths: Sequence[int], config: FeatureConfig) -> BatchGeomet
 # --------------------------------------------------------------------------- index arithmetic
 
 
-def fold_mode(config: FeatureConfig) -> str:
-    """How framing folds positions outside the conditioned signal back in."""
-    frame = config.frame
-    if frame.center:
-        return frame.pad_mode
-    return "constant" if frame.snip_edges else "symmetric"  # snip: never outside
-
-
-def frame_shift(config: FeatureConfig) -> int:
-    """Position of frame 0's first sample in the conditioned signal (may be < 0).
-
-    Frame ``t`` covers positions ``t * hop + shift + k``, ``k < frame_length``.
-    """
-    frame = config.frame
-    if frame.center:
-        return -(config.spectrum.n_fft // 2)
-    if frame.snip_edges:
-        return 0
-    return frame.hop_length // 2 - frame.win_length // 2  # Kaldi: centred on t * hop + hop // 2
-
-
-def fold_index(p: Any, n: Any, mode: str, xp: Any) -> Any:
-    """Fold positions ``p`` into ``[0, n)`` as ``numpy.pad`` would, at any width.
-
-    Parameters
-    ----------
-    p : int array, any shape
-        Positions relative to the signal's first sample.
-    n : int array broadcastable to ``p``, >= 1
-        Signal lengths.
-    mode : {"constant", "reflect", "edge", "symmetric"}
-
-    Returns
-    -------
-    int array like ``p``: the index in ``[0, n)``, or -1 for a zero (constant mode).
-    """
-    if mode == "constant":
-        return xp.where((p >= 0) & (p < n), p, -1)
-    if mode == "edge":
-        return xp.clip(p, 0, n - 1)
-    if mode == "reflect":  # period 2 (n - 1), the edge sample not repeated
-        period = xp.maximum(2 * (n - 1), 1)
-        m = xp.mod(p, period)
-        return xp.where(m >= n, period - m, m)
-    if mode == "symmetric":  # period 2 n, the edge sample repeated (Kaldi's mirror)
-        period = 2 * n
-        m = xp.mod(p, period)
-        return xp.where(m >= n, period - 1 - m, m)
-    raise ValueError(f"mode={mode!r} is not one of {', '.join(map(repr, FOLD_MODES))}")
-
-
 def clip_of_frame(g: Any, frame_offsets: Any, xp: Any) -> Any:
     """The clip each global frame ``g`` belongs to (``frame_offsets``: ``[B + 1]``)."""
     return xp.searchsorted(frame_offsets[1:], g, side="right")
@@ -185,8 +134,8 @@ def sample_index(g: Any, k: Any, geometry: dict[str, Any], config: FeatureConfig
     """
     b = clip_of_frame(g, geometry["frame_offsets"], xp)  # [G, 1]
     t = g - geometry["frame_offsets"][b]  # [G, 1]
-    p = t * config.frame.hop_length + frame_shift(config) + k  # [G, L], conditioned signal
-    q = fold_index(p, geometry["n_signal"][b], fold_mode(config), xp)  # [G, L]
+    p = t * config.frame.hop_length + frame_offset(config.frame, n_fft=config.spectrum.n_fft) + k  # [G, L]
+    q = fold_index(p, geometry["n_signal"][b], edge_mode(config.frame), xp)  # [G, L]
     n_src = geometry["n_source"][b]
     inside = (q >= 0) & (q < geometry["limit"][b])
     index = xp.where(inside, geometry["source_offsets"][b] + xp.mod(xp.maximum(q, 0), n_src), -1)

@@ -38,7 +38,7 @@ KERNEL_SOURCE = r"""
 #define FM_NEG_INF __int_as_float(0xff800000)
 
 // numpy.pad folding of position p into [0, n): mode 0 constant (-1 = zero),
-// 1 reflect, 2 edge, 3 symmetric. Same arithmetic as _batch.fold_index.
+// 1 reflect, 2 edge, 3 symmetric. Same arithmetic as reference.framing.fold_index.
 __device__ __forceinline__ long long fm_fold(long long p, long long n, int mode) {
     if (mode == 0) return (p >= 0 && p < n) ? p : -1;
     if (mode == 2) return p < 0 ? 0 : (p >= n ? n - 1 : p);

@@ -47,10 +47,10 @@ import numpy as np
 
 from ..config import FeatureConfig
 from ..errors import AudioError, ParameterError
-from ..reference.framing import energy_floor
+from ..reference.framing import edge_mode, energy_floor, frame_offset
 from ..reference.pipeline import check_frame_count
 from . import _cuda_kernels as K
-from ._batch import FOLD_MODES, BatchGeometry, batch_geometry, cut_length, device_geometry, fold_mode, frame_shift
+from ._batch import FOLD_MODES, BatchGeometry, batch_geometry, cut_length, device_geometry
 from .device import (Placement, PinnedStager, as_bfloat16, cuda_unavailable_reason, placement, require_cupy, to_caller_framework,
                      to_cupy)
 from .xp_pipeline import XpPlan, cast_output, dither_noise, extract_batch, finish, make_xp_plan, split_clips
@@ -166,7 +166,7 @@ class CupyBackend:
             for i, n in enumerate(lengths):
                 if n == 0:
                     raise AudioError(f"clip {i} is empty (0 samples); expected at least one sample")
-                check_frame_count(_conditioned(n, prepared.config), prepared.config,
+                check_frame_count(prepared.config.signal.conditioned_length(n), prepared.config,
                                   index=None if shape == "single" else i)
             out = self.run(prepared, samples, lengths, stack=shape != "ragged")
         stream.synchronize()
@@ -230,8 +230,8 @@ class CupyBackend:
             frames_k((n,), (_THREADS,), (
                 samples, geo["source_offsets"], geo["n_source"], geo["limit"], geo["n_signal"],
                 geo["frame_offsets"], i32(n_clips), i64(g0), i64(n),
-                i32(length), i32(n_fft), i64(frame.hop_length), i64(frame_shift(config)),
-                i32(FOLD_MODES[fold_mode(config)]), f32(config.signal.scale),
+                i32(length), i32(n_fft), i64(frame.hop_length), i64(frame_offset(frame, n_fft=n_fft)),
+                i32(FOLD_MODES[edge_mode(frame)]), f32(config.signal.scale),
                 noise, i32(frame.dither > 0), i32(frame.remove_dc_offset), f32(frame.preemphasis),
                 plan.window, i32(energy_mode), f32(energy_floor(config)),
                 frames, energy, non_finite), shared_mem=(length + 33) * 4)
@@ -265,10 +265,6 @@ class CupyBackend:
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _conditioned(n: int, config: FeatureConfig) -> int:
-    return n if config.signal.n_samples is None else config.signal.n_samples
 
 
 def _chunks(clips: Sequence[np.ndarray], chunk_bytes: int) -> list[list[np.ndarray]]:

@@ -26,7 +26,7 @@ import scipy.fft
 
 from ..config import FeatureConfig
 from ..reference.compress import lifter_weights
-from ..reference.framing import condition_signal, energy_floor, n_frames
+from ..reference.framing import condition_signal, edge_mode, energy_floor, frame_offset, n_frames
 from ..reference.mel import band_bins, filterbank
 from ..reference.windows import frame_window
 from . import _numba_kernels as _k
@@ -34,7 +34,8 @@ from ._numba_fft import FftPlan, make_fft_plan
 
 __all__ = ["NumbaBackend", "NumbaPlan"]
 
-_PAD_MODES = {"constant": _k.PAD_CONSTANT, "reflect": _k.PAD_REFLECT, "edge": _k.PAD_EDGE}
+_PAD_MODES = {"constant": _k.PAD_CONSTANT, "reflect": _k.PAD_REFLECT, "edge": _k.PAD_EDGE,
+              "symmetric": _k.PAD_SYMMETRIC}
 _SMALLEST_NORMAL32 = float(np.finfo(np.float32).tiny)
 #: Frames per kernel call when dither noise must be generated (bounds its memory).
 DITHER_CHUNK_FRAMES = 2048
@@ -162,13 +163,9 @@ def _conditioned(clip: np.ndarray, config: FeatureConfig) -> _Signal:
 
 
 def _frame_origin(config: FeatureConfig) -> tuple[int, int]:
-    """Start of frame 0 relative to the conditioned signal, and the edge mode."""
-    frame, n_fft = config.frame, config.spectrum.n_fft
-    if frame.center:
-        return -(n_fft // 2), _PAD_MODES[frame.pad_mode]
-    if frame.snip_edges:
-        return 0, _k.PAD_CONSTANT
-    return frame.hop_length // 2 - frame.win_length // 2, _k.PAD_SYMMETRIC  # Kaldi's mirror
+    """Start of frame 0 relative to the conditioned signal, and the edge mode (kernel code)."""
+    frame = config.frame
+    return frame_offset(frame, n_fft=config.spectrum.n_fft), _PAD_MODES[edge_mode(frame)]
 
 
 def _compression(config: FeatureConfig) -> tuple[int, float, float]:

@@ -3,15 +3,24 @@ cutting, and what Kaldi does to a frame before its window."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-from ..config import FeatureConfig, FrameConfig, SignalConfig
-from .windows import frame_length
+from ..config import FLOAT32_EPS, FeatureConfig, FrameConfig, SignalConfig
 
-__all__ = ["condition_signal", "n_frames", "frame_signal", "process_frames", "frame_energy"]
-
-_NUMPY_PAD = {"constant": "constant", "reflect": "reflect", "edge": "edge"}
-
+__all__ = [
+    "condition_signal",
+    "n_frames",
+    "frame_offset",
+    "edge_mode",
+    "fold_index",
+    "frame_starts",
+    "frame_signal",
+    "pad_signal",
+    "process_frames",
+    "frame_energy",
+]
 
 def condition_signal(samples: np.ndarray, config: SignalConfig) -> np.ndarray:
     """Scale, then pad or trim a clip to ``config.n_samples``.
@@ -57,6 +66,63 @@ def n_frames(n_samples: int, frame: FrameConfig, *, n_fft: int) -> int:
     return max(count, 0)
 
 
+def frame_offset(frame: FrameConfig, *, n_fft: int) -> int:
+    """Where frame 0 starts in the (conditioned) signal; negative inside the left padding.
+
+    Frame ``t`` covers samples ``t * hop_length + frame_offset + k`` for
+    ``k < frame_length``: centered framing starts ``n_fft // 2`` early; Kaldi
+    non-snip framing centres frame ``t`` on ``t * hop + hop // 2``.
+    """
+    if frame.center:
+        return -(n_fft // 2)
+    if frame.snip_edges:
+        return 0
+    return frame.hop_length // 2 - frame.win_length // 2
+
+
+def edge_mode(frame: FrameConfig) -> str:
+    """How samples outside the signal are made: ``numpy.pad``'s mode name.
+
+    Centered framing pads with ``pad_mode``; Kaldi non-snip framing mirrors
+    (``symmetric``); snip framing never reads outside (``constant``).
+    """
+    if frame.center:
+        return frame.pad_mode
+    return "constant" if frame.snip_edges else "symmetric"
+
+
+def fold_index(p: Any, n: Any, mode: str, xp: Any = np) -> Any:
+    """Fold positions ``p`` into ``[0, n)`` as ``numpy.pad`` would, at any width.
+
+    Parameters
+    ----------
+    p : int array, any shape
+        Positions relative to the signal's first sample.
+    n : int array broadcastable to ``p``, >= 1
+        Signal lengths.
+    mode : {"constant", "reflect", "edge", "symmetric"}
+        ``edge_mode`` of a frame config.
+    xp : array module (numpy or cupy)
+
+    Returns
+    -------
+    int array like ``p``: the index in ``[0, n)``, or -1 for a zero (constant mode).
+    """
+    if mode == "constant":
+        return xp.where((p >= 0) & (p < n), p, -1)
+    if mode == "edge":
+        return xp.clip(p, 0, n - 1)
+    if mode == "reflect":  # period 2 (n - 1), the edge sample not repeated
+        period = xp.maximum(2 * (n - 1), 1)
+        m = xp.mod(p, period)
+        return xp.where(m >= n, period - m, m)
+    if mode == "symmetric":  # period 2 n, the edge sample repeated (Kaldi's mirror)
+        period = 2 * n
+        m = xp.mod(p, period)
+        return xp.where(m >= n, period - 1 - m, m)
+    raise ValueError(f"mode={mode!r} is not one of 'constant', 'reflect', 'edge', 'symmetric'")
+
+
 def frame_starts(n_samples: int, frame: FrameConfig, *, n_fft: int) -> tuple[np.ndarray, int]:
     """Start of every frame in the padded signal, and the left padding.
 
@@ -64,20 +130,13 @@ def frame_starts(n_samples: int, frame: FrameConfig, *, n_fft: int) -> tuple[np.
     -------
     starts : np.ndarray, int64, shape ``[n_frames]``
     left_pad : int
-        Samples added before the signal (centered or Kaldi non-snip framing).
+        Samples added before the signal: ``n_fft // 2`` centered, a whole
+        window for Kaldi non-snip framing (more than frame 0 reaches), else 0.
     """
+    offset = frame_offset(frame, n_fft=n_fft)
+    left = -offset if frame.center or frame.snip_edges else frame.win_length
     count = n_frames(n_samples, frame, n_fft=n_fft)
-    hop = frame.hop_length
-    starts = np.arange(count, dtype=np.int64) * hop  # [T], in the padded signal
-    if frame.center:
-        left = n_fft // 2
-    elif frame.snip_edges:
-        left = 0
-    else:
-        # Kaldi: frame t is centred on t * hop + hop // 2 of the signal; the
-        # edges are mirrored, so pad by a whole window and shift the starts.
-        left = frame.win_length
-        starts += left + hop // 2 - frame.win_length // 2
+    starts = np.arange(count, dtype=np.int64) * frame.hop_length + (left + offset)  # [T]
     return starts, left
 
 
@@ -95,17 +154,29 @@ def frame_signal(samples: np.ndarray, frame: FrameConfig, *, n_fft: int) -> np.n
     np.ndarray, same dtype, shape ``[n_frames, frame_length]``
         ``frame_length`` is ``n_fft`` when centered, else ``win_length``.
     """
-    n = samples.shape[0]
     length = n_fft if frame.center else frame.win_length
-    starts, left = frame_starts(n, frame, n_fft=n_fft)
-    if frame.center:
-        padded = np.pad(samples, (left, left), mode=_NUMPY_PAD[frame.pad_mode])
-    elif frame.snip_edges:
-        padded = samples
-    else:
-        padded = np.pad(samples, (left, left + length), mode="symmetric")  # Kaldi's mirror
+    padded, starts = pad_signal(samples, frame, n_fft=n_fft)
     index = starts[:, None] + np.arange(length)[None, :]  # [T, L]
     return padded[index]
+
+
+def pad_signal(samples: np.ndarray, frame: FrameConfig, *, n_fft: int) -> tuple[np.ndarray, np.ndarray]:
+    """The padded signal frames are cut from, and each frame's start in it.
+
+    Returns
+    -------
+    padded : np.ndarray, same dtype, shape ``[n + padding]``
+        Centered framing pads by ``n_fft // 2`` per side with ``pad_mode``;
+        Kaldi non-snip framing mirrors a window's worth at each end; snip
+        framing returns ``samples`` itself.
+    starts : np.ndarray, int64, shape ``[n_frames]``
+    """
+    starts, left = frame_starts(samples.shape[0], frame, n_fft=n_fft)
+    if left == 0:
+        return samples, starts
+    right = left if frame.center else left + frame.win_length  # the last frames' reach
+    padded = np.pad(samples, (left, right), mode=edge_mode(frame))
+    return padded, starts
 
 
 def frame_energy(frames: np.ndarray, floor: float) -> np.ndarray:
@@ -154,11 +225,4 @@ def process_frames(frames: np.ndarray, config: FeatureConfig, *,
 
 def energy_floor(config: FeatureConfig) -> float:
     """Kaldi's energy floor: ``energy_floor`` if positive, else float32 eps."""
-    from ..config import FLOAT32_EPS
-
     return config.energy_floor if config.energy_floor > 0 else FLOAT32_EPS
-
-
-def cut_frame_length(config: FeatureConfig) -> int:
-    """Samples in a cut frame for ``config``."""
-    return frame_length(config.frame, config.spectrum)
