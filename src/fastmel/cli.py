@@ -22,7 +22,7 @@ from .errors import FastmelError
 
 __all__ = ["main", "build_parser"]
 
-# Subcommands defined in their own modules: (module, what it needs to import).
+# Subcommands defined in their own modules, each with ``add_parser(subparsers)``.
 _PLUGGED = (
     "fastmel.convert.command",
     "fastmel.models.command",
@@ -104,6 +104,7 @@ def _add_presets(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run_presets(args: argparse.Namespace) -> int:
+    from .extractor import Extractor
     from .presets import describe_preset, get_preset, preset_names
 
     if args.name:
@@ -114,8 +115,6 @@ def _run_presets(args: argparse.Namespace) -> int:
     print("-" * len(header))
     for name in preset_names():
         c = get_preset(name)
-        from .extractor import Extractor
-
         shape = Extractor(c, backend="reference").output_shape(10 * c.sample_rate_hz)
         print(f"{name:<12} {c.sample_rate_hz:>6} {c.frame.win_length:>5} {c.frame.hop_length:>4} "
               f"{c.spectrum.n_fft:>5} {c.mel.n_mels:>4} {c.mel.scale:<7} {c.compress.kind:<8} "

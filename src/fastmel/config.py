@@ -117,6 +117,10 @@ class SignalConfig:
             _int_at_least("SignalConfig", "n_samples", self.n_samples, 1)
         _choice("SignalConfig", "pad", self.pad, SignalPad)
 
+    def conditioned_length(self, n_samples: int) -> int:
+        """Samples of a clip of ``n_samples`` after padding or trimming to ``n_samples``."""
+        return n_samples if self.n_samples is None else self.n_samples
+
 
 @dataclass(frozen=True)
 class FrameConfig:

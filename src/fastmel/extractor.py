@@ -74,8 +74,7 @@ class Extractor:
         """Frames of the output for a clip of ``n_samples`` at ``sample_rate_hz``."""
         if self.config.output.n_frames is not None:
             return self.config.output.n_frames
-        signal = self.config.signal
-        length = signal.n_samples if signal.n_samples is not None else n_samples
+        length = self.config.signal.conditioned_length(n_samples)
         return n_frames(length, self.config.frame, n_fft=self.config.spectrum.n_fft)
 
     def output_shape(self, n_samples: int) -> tuple[int, ...]:
@@ -114,18 +113,18 @@ class Extractor:
             for one frame, or a sample-rate mismatch.
         """
         if self.backend_name == "cupy" or (self._auto and is_device_resident(audio)):
-            return self._on_device(audio, sample_rate=sample_rate, resample=resample)
+            return self._on_device(audio, sample_rate=sample_rate)
         batch = as_batch(audio)
         clips = [self._at_rate(c, sample_rate, resample) for c in batch.clips]
         for i, clip in enumerate(clips):
-            check_frame_count(self._conditioned_length(clip.shape[0]), self.config,
+            check_frame_count(self.config.signal.conditioned_length(clip.shape[0]), self.config,
                               index=i if batch.shape != "single" else None)
         results = self._backend.extract(self._prepared, clips)
         dtype = np.dtype(self.config.output.dtype)
         results = [r if r.dtype == dtype else r.astype(dtype) for r in results]
         return to_caller(results, batch)
 
-    def _on_device(self, audio: Any, *, sample_rate: int, resample: bool) -> Any:
+    def _on_device(self, audio: Any, *, sample_rate: int) -> Any:
         """The GPU path: input stays where it is, results come back in its framework."""
         if sample_rate != self.config.sample_rate_hz:
             raise AudioError(
@@ -140,10 +139,6 @@ class Extractor:
                 self._gpu = (gpu, gpu.prepare(self.config))
             backend, prepared = self._gpu
         return backend.extract_any(prepared, audio)
-
-    def _conditioned_length(self, n: int) -> int:
-        target = self.config.signal.n_samples
-        return n if target is None else target
 
     def _at_rate(self, clip: np.ndarray, sample_rate: int, resample: bool) -> np.ndarray:
         if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:

@@ -53,10 +53,8 @@ def backend_names() -> list[str]:
 def resolve_backend_name(name: str) -> str:
     """The concrete backend ``name`` stands for (``auto`` resolved)."""
     if name == "auto":
-        for candidate in _AUTO_CPU:
-            if available_backends()[candidate][0]:
-                return candidate
-        return "reference"
+        status = available_backends()
+        return next((c for c in _AUTO_CPU if status[c][0]), "reference")
     if name not in _REGISTRY:
         raise ParameterError(
             f"backend={name!r} is not one of {', '.join(repr(n) for n in backend_names())}"
@@ -84,8 +82,7 @@ def get_backend(name: str = "auto", **options: Any) -> Backend:
             f"`pip install {package}`"
         ) from exc
     cls = getattr(module, class_name)
-    check = getattr(cls, "unavailable_reason", None)
-    reason = check() if check is not None else None
+    reason = _unavailable_reason(cls)
     if reason is not None:
         raise BackendUnavailable(f"backend {resolved!r} cannot run here: {reason}")
     return cls(**options)
@@ -96,10 +93,14 @@ def available_backends() -> dict[str, tuple[bool, str]]:
     status: dict[str, tuple[bool, str]] = {}
     for name, (module_name, class_name, package) in _REGISTRY.items():
         try:
-            module = importlib.import_module(module_name)
-            check = getattr(getattr(module, class_name), "unavailable_reason", None)
-            reason = check() if check is not None else None
+            reason = _unavailable_reason(getattr(importlib.import_module(module_name), class_name))
         except ImportError as exc:
             reason = f"needs {package!r}: {exc}"
         status[name] = (reason is None, reason or "available")
     return status
+
+
+def _unavailable_reason(cls: type) -> str | None:
+    """Why backend class ``cls`` cannot run here (its optional ``unavailable_reason()``), or None."""
+    check = getattr(cls, "unavailable_reason", None)
+    return check() if check is not None else None
